@@ -11,6 +11,7 @@ full-load hold and the comparisons that decide whether a stop or a resume worked
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import math
 import re
 
 RUNNING = "RUNNING"
@@ -113,7 +114,7 @@ def parse_latency(value):
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        if value != value or value < 0 or value == float("inf"):
+        if math.isnan(value) or math.isinf(value) or value < 0:
             return None
         return int(value)
     if not isinstance(value, str):

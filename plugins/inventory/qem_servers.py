@@ -123,7 +123,16 @@ notes:
 EXAMPLES = r"""
 # qem.qem_servers.yml: every monitored Replicate server. The connection comes from
 # QEM_HOST, QEM_USERNAME, QEM_PASSWORD and QEM_CA_PATH, as for the modules.
-plugin: qem.replicate.qem_servers
+#
+#   plugin: qem.replicate.qem_servers
+#
+# cached.qem_servers.yml: reuse the server list read from QEM for up to one hour.
+#
+#   plugin: qem.replicate.qem_servers
+#   cache: true
+#   cache_plugin: ansible.builtin.jsonfile
+#   cache_connection: ~/.cache/ansible/qem_inventory
+#   cache_timeout: 3600
 
 # prod.qem_servers.yml: the production servers, with groups by platform, state and version.
 plugin: qem.replicate.qem_servers
@@ -147,13 +156,6 @@ groups:
   qem_windows: qem_server_platform == 'WINDOWS'
 compose:
   qem_server_major: qem_server_version.split('.')[0]
-
-# cached.qem_servers.yml: reuse the server list read from QEM for up to one hour.
-plugin: qem.replicate.qem_servers
-cache: true
-cache_plugin: ansible.builtin.jsonfile
-cache_connection: ~/.cache/ansible/qem_inventory
-cache_timeout: 3600
 """
 
 import fnmatch

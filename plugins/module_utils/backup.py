@@ -37,6 +37,8 @@ BACKUP_COLUMNS = SEED_COLUMNS + ["server", "captured_at", "reason", "log_stream_
 REQUIRED_COLUMNS = ("name", "state")
 
 DEFAULT_REASON = "before-stop"
+# Longest time between two before-stop backups of one stop window, in hours.
+STOP_WINDOW_MAX_GAP_HOURS = 24
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 _TIMESTAMP_RE = r"(\d{8}T\d{6}Z)"
 _MAX_SUFFIX = 10000
@@ -486,13 +488,85 @@ def find_latest_backup(dest, server, reason=DEFAULT_REASON):
     return backups[-1][2]
 
 
+def find_stop_window(dest, server, max_gap_hours=STOP_WINDOW_MAX_GAP_HOURS):
+    """Return the before-stop backups of ``server``'s latest stop window under ``dest``, oldest first.
+
+    A stop that is run again (after it was interrupted, or for more tasks) writes another
+    before-stop backup, and that one records as stopped the tasks the earlier stop already
+    stopped. The window is therefore the newest before-stop backup together with the older
+    before-stop backups written since the last before-resume backup that precedes it. An older
+    backup joins only while it was written at most ``max_gap_hours`` before the next one of the
+    window, so that stops of past windows whose resume was done outside this collection do not
+    count. Backups with other reasons are ignored. Files are ordered by the timestamp in their
+    name, then by modification time. Returns an empty list when there is no before-stop backup.
+    """
+    directory = os.path.join(dest, safe_filename(server))
+    pattern = _name_pattern(server)
+    found = []
+    for stamp, _suffix, path in _list_backups(dest, server):
+        match = pattern.match(os.path.basename(path))
+        try:
+            modified = os.stat(path).st_mtime_ns
+        except OSError:
+            continue
+        found.append((stamp, modified, match.group(2), path))
+    found.sort()
+
+    stop_reason = safe_filename(DEFAULT_REASON)
+    resume_reason = safe_filename("before-resume")
+    stops = [index for index, entry in enumerate(found) if entry[2] == stop_reason]
+    if not stops or not os.path.isdir(directory):
+        return []
+    window = []
+    max_gap = datetime.timedelta(hours=max_gap_hours)
+    newer_stamp = None
+    for stamp, _modified, reason, path in reversed(found[:stops[-1] + 1]):
+        if reason == resume_reason:
+            break
+        if reason != stop_reason:
+            continue
+        if newer_stamp is not None and newer_stamp - stamp > max_gap:
+            break
+        window.append(path)
+        newer_stamp = stamp
+    window.reverse()
+    return window
+
+
+def merge_stop_window(backups):
+    """Merge the BackupData of one stop window (oldest first) into one BackupData.
+
+    ``running`` is every task that any backup of the window recorded as running or recovering,
+    in the order first seen, because the earliest backup saw the tasks before any stop of the
+    window. ``captured_at`` is the earliest backup's time, which is when the first task was
+    stopped. ``path``, ``rows`` and ``reason`` come from the newest backup.
+    """
+    backups = list(backups)
+    if not backups:
+        raise ValueError("merge_stop_window needs at least one backup.")
+    newest = backups[-1]
+    running = []
+    for data in backups:
+        running.extend(name for name in data.running if name not in running)
+    captured = [data.captured_at for data in backups if data.captured_at is not None]
+    return BackupData(
+        path=newest.path,
+        server=newest.server,
+        captured_at=min(captured) if captured else None,
+        reason=newest.reason,
+        rows=newest.rows,
+        running=running,
+    )
+
+
 def prune_backups(dest, server, keep_days, now=None, dry_run=False, keep_latest_reason=DEFAULT_REASON):
     """Remove the backups of ``server`` older than ``keep_days`` days and return their paths.
 
     Age comes from the timestamp in the file name. Only files that follow this collection's
     naming for that server are considered, whatever their reason. ``keep_days`` 0 keeps all.
     The newest backup with ``keep_latest_reason`` (default before-stop) is kept at any age,
-    because a resume after a long window or a retried resume still needs it. Pass None to
+    because a resume after a long window or a retried resume still needs it. For before-stop,
+    so are the other backups of the latest stop window (see find_stop_window). Pass None to
     prune it like the others. With ``dry_run`` nothing is removed and the paths that would be
     removed are returned.
     """
@@ -506,13 +580,16 @@ def prune_backups(dest, server, keep_days, now=None, dry_run=False, keep_latest_
         return []
 
     cutoff = _as_utc(now) - datetime.timedelta(days=days)
-    protected = None
+    protected = set()
     if keep_latest_reason is not None:
-        protected = find_latest_backup(dest, server, keep_latest_reason)
+        protected.add(find_latest_backup(dest, server, keep_latest_reason))
+        if safe_filename(keep_latest_reason) == safe_filename(DEFAULT_REASON):
+            # A resume in mode F reads every before-stop backup of the latest stop window.
+            protected.update(find_stop_window(dest, server))
 
     removed = []
     for stamp, _suffix, path in _list_backups(dest, server):
-        if stamp >= cutoff or path == protected:
+        if stamp >= cutoff or path in protected:
             continue
         if not dry_run:
             try:

@@ -249,11 +249,17 @@ class TaskActionRunner:
                     # QEM answers a stop on a stopped task with HTTP 500; a re-read confirms it.
                     item.request_error = "already_stopped"
                     return
-                if error.error_code in NOT_CONNECTED_CODES and self._clock() < deadline:
-                    self._sleep(self.settings.poll_interval)
-                    if self._state_now(item.name) == target:
-                        return
-                    continue
+                if error.error_code in NOT_CONNECTED_CODES:
+                    if self._clock() < deadline:
+                        self._sleep(self.settings.poll_interval)
+                        if self._state_now(item.name) == target:
+                            return
+                        continue
+                    # QEM did not pass the request on to the Replicate server, so the task is untouched.
+                    item.finish("pending", "Server '%s' stayed not connected in QEM (%s) until not_connected_timeout (%.0f s) ended; no %s "
+                                "request reached the task. Run again once Enterprise Manager shows the server connected."
+                                % (self.server, error.error_code, self.settings.not_connected_timeout, _verb(target)), self._clock())
+                    return
                 item.changed = True
                 code = error.error_code or "HTTP %s" % error.status
                 item.request_error = "QEM answered the %s request with %s: %s" % (_verb(target), code, error.error_message or error.message)

@@ -55,7 +55,10 @@ options:
     type: path
   backup_dir:
     description:
-      - When O(backup_file) is not set, use the newest C(before-stop) backup of O(server) in this directory, as written by M(qem.replicate.qem_task_backup).
+      - When O(backup_file) is not set, use the C(before-stop) backups of O(server) in this directory, as written by M(qem.replicate.qem_task_backup).
+      - These are the newest C(before-stop) backup and the older C(before-stop) backups written since the last C(before-resume) backup before it,
+        each at most 24 hours before the next one.
+        A task that any of them recorded as running or recovering counts as running, so a stop that was run again still resumes what the first stop stopped.
       - Fails when there is none.
     type: path
   details:
@@ -225,8 +228,13 @@ backup:
       description: The server the backup records, or null for a file of the earlier script, which has no server column.
       type: str
       sample: rep-01
+    files:
+      description: The backup files read, oldest first; more than one when O(backup_dir) found several C(before-stop) backups of one stop window.
+      type: list
+      elements: str
+      sample: [/var/lib/qem/backups/rep-01/rep-01_20261204T201500Z_before-stop.csv]
     captured_at:
-      description: When the backup was taken, ISO 8601 in UTC, or null when the file does not say.
+      description: When the backup was taken (with O(backup_dir), the oldest backup read), ISO 8601 in UTC, or null when the file does not say.
       type: str
       sample: "2026-12-04T20:15:00+00:00"
     age_hours:
@@ -244,11 +252,12 @@ backup:
     captured_at: "2026-12-04T20:15:00+00:00"
     age_hours: 2.5
     running: [Orders]
+    files: [/var/lib/qem/backups/rep-01/rep-01_20261204T201500Z_before-stop.csv]
 """
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.qem.replicate.plugins.module_utils.backup import BackupError, find_latest_backup, read_backup
+from ansible_collections.qem.replicate.plugins.module_utils.backup import BackupError, find_stop_window, merge_stop_window, read_backup
 from ansible_collections.qem.replicate.plugins.module_utils.client import QemError
 from ansible_collections.qem.replicate.plugins.module_utils.module_glue import QemModule
 from ansible_collections.qem.replicate.plugins.module_utils.task_rules import classify_task, match_names, normalize_state
@@ -257,18 +266,26 @@ KNOWN_STATES = ("RUNNING", "STOPPED", "ERROR", "RECOVERING")
 
 
 def _read_backup_filter(qem):
-    """Return the backup data to filter by, or None; fail on any backup problem before QEM is asked."""
+    """Return ``(backup data or None, files read)``; fail on any backup problem before QEM is asked.
+
+    With backup_dir, the data merges every before-stop backup of the latest stop window, so a stop
+    that was run twice still resumes what was running before the first one.
+    """
     params = qem.params
     path = params["backup_file"]
     if not path and params["backup_dir"]:
-        path = find_latest_backup(params["backup_dir"], qem.server, reason="before-stop")
-        if not path:
+        window = find_stop_window(params["backup_dir"], qem.server)
+        if not window:
             qem.fail_json(msg="No before-stop backup of server '%s' in '%s'. Give backup_file, or run the stop first so that a backup exists."
                           % (qem.server, params["backup_dir"]))
+        try:
+            return merge_stop_window([read_backup(item, server=qem.server) for item in window]), window
+        except BackupError as error:
+            qem.fail_json(msg=str(error))
     if not path:
-        return None
+        return None, []
     try:
-        return read_backup(path, server=qem.server)
+        return read_backup(path, server=qem.server), [path]
     except BackupError as error:
         qem.fail_json(msg=str(error))
 
@@ -317,7 +334,7 @@ def main():
     if not 1 <= params["workers"] <= 100:
         qem.fail_json(msg="workers=%s is out of range; use 1 to 100." % params["workers"])
     wanted_states = _wanted_states(qem)
-    backup = _read_backup_filter(qem)
+    backup, backup_files = _read_backup_filter(qem)
 
     client = qem.client(pool_size=params["workers"])
     try:
@@ -360,7 +377,7 @@ def main():
                            log_stream_tasks=params["log_stream_tasks"], log_stream_tag=params["log_stream_tag"]) for record in kept]
     result = dict(changed=False, server=qem.server, all_count=len(records), tasks=tasks, missing=missing, case_matches=case_matches)
     if backup is not None:
-        result["backup"] = backup.summary()
+        result["backup"] = dict(backup.summary(), files=backup_files)
     qem.exit_json(**result)
 
 

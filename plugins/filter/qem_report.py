@@ -170,7 +170,7 @@ def qem_html_summary(report):
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
-        "<title>%s: %s</title>" % (_escape(title), _escape(overall.split(":")[0])),
+        "<title>%s: %s</title>" % (_escape(title), _escape(overall.split(":", maxsplit=1)[0])),
         "<style>%s</style>" % _STYLE,
         "</head>",
         "<body>",

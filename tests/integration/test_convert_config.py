@@ -102,13 +102,13 @@ def converted(tmp_path_factory):
 
 
 def test_hosts_are_the_servers(converted):
-    dest, _, _ = converted
+    dest = converted[0]
     hosts = load_yaml(dest / "hosts.yml")["qem_replicate_servers"]["hosts"]
     assert sorted(hosts) == ["Rep_East_1", "Rep_East_2", "rep-02"]
 
 
 def test_hosts_keep_exact_server_names(converted):
-    dest, _, _ = converted
+    dest = converted[0]
     hosts = load_yaml(dest / "hosts.yml")["qem_replicate_servers"]["hosts"]
     assert hosts["Rep_East_1"]["qem_server"] == "Rep East, 1"
     assert hosts["Rep_East_2"]["qem_server"] == "Rep East: 2"
@@ -116,7 +116,7 @@ def test_hosts_keep_exact_server_names(converted):
 
 
 def test_hosts_list_selected_tasks(converted):
-    dest, _, _ = converted
+    dest = converted[0]
     hosts = load_yaml(dest / "hosts.yml")["qem_replicate_servers"]["hosts"]
     assert hosts["Rep_East_1"]["qem_selected_tasks"] == ["Orders, EU", "Billing CDC"]
     assert hosts["rep-02"]["qem_selected_tasks"] == ["Customers"]
@@ -124,12 +124,12 @@ def test_hosts_list_selected_tasks(converted):
 
 
 def test_hosts_mark_jinja_names_unsafe(converted):
-    dest, _, _ = converted
+    dest = converted[0]
     assert '- !unsafe "Nightly {{ load }}"' in (dest / "hosts.yml").read_text(encoding="utf-8")
 
 
 def test_group_vars_map_settings(converted):
-    dest, _, _ = converted
+    dest = converted[0]
     group_vars = load_yaml(dest / "group_vars/qem_replicate_servers/main.yml")
     assert group_vars["qem_host"] == "qem.example.com"
     assert group_vars["qem_username"] == "CORP\\svc_qem"
@@ -142,7 +142,7 @@ def test_group_vars_map_settings(converted):
 
 
 def test_group_vars_map_email(converted):
-    dest, _, _ = converted
+    dest = converted[0]
     group_vars = load_yaml(dest / "group_vars/qem_replicate_servers/main.yml")
     assert group_vars["qem_email_host"] == "smtp.example.com"
     assert group_vars["qem_email_port"] == 587
@@ -152,7 +152,7 @@ def test_group_vars_map_email(converted):
 
 
 def test_group_vars_comment_unmapped_settings(converted):
-    dest, _, _ = converted
+    dest = converted[0]
     text = (dest / "group_vars/qem_replicate_servers/main.yml").read_text(encoding="utf-8")
     for line in ("# settings.stop_max_polling_retries: 40 polls", "# settings.resume_max_api_retries: 3", '# logging.log_mode: "both"',
                  "#   callbacks_enabled = qem.replicate.qem_log", "#   log_dir = /var/log/qem_task_handler"):
@@ -160,14 +160,14 @@ def test_group_vars_comment_unmapped_settings(converted):
 
 
 def test_wait_template_follows_action(converted):
-    dest, _, _ = converted
+    dest = converted[0]
     group_vars = load_yaml(dest / "group_vars/qem_replicate_servers/main.yml")
     assert group_vars["qem_wait_timeout"] == "{{ 900 if (qem_action | default('') | lower) == 'resume' else 600 }}"
     assert group_vars["qem_poll_interval"] == "{{ 30 if (qem_action | default('') | lower) == 'resume' else 15 }}"
 
 
 def test_inventory_resolves_in_ansible(converted, tmp_path):
-    dest, _, vault_password_file = converted
+    dest, vault_password_file = converted[0], converted[2]
     message = "{{ qem_wait_timeout }} {{ qem_poll_interval }} {{ qem_server }} {{ qem_selected_tasks | join(';') }}"
     command = [str(BIN_DIR / "ansible"), "Rep_East_2", "-i", str(dest), "--vault-password-file", str(vault_password_file),
                "-m", "ansible.builtin.debug", "-a", f"msg='{message}'", "-e", "qem_action=resume",
@@ -178,7 +178,7 @@ def test_inventory_resolves_in_ansible(converted, tmp_path):
 
 
 def test_password_absent_from_clear_files(converted):
-    dest, completed, _ = converted
+    dest, completed = converted[0], converted[1]
     for path in dest.rglob("*"):
         if path.is_file():
             assert FULL_PASSWORD not in path.read_text(encoding="utf-8"), path
@@ -186,14 +186,14 @@ def test_password_absent_from_clear_files(converted):
 
 
 def test_vault_file_is_encrypted(converted):
-    dest, _, _ = converted
+    dest = converted[0]
     vault_path = dest / "group_vars/qem_replicate_servers/vault.yml"
     assert vault_path.read_text(encoding="utf-8").startswith("$ANSIBLE_VAULT;1.1;AES256")
     assert vault_path.stat().st_mode & 0o077 == 0
 
 
 def test_vault_file_decrypts_to_password(converted, tmp_path):
-    dest, _, vault_password_file = converted
+    dest, vault_password_file = converted[0], converted[2]
     content = decrypt(tmp_path, dest / "group_vars/qem_replicate_servers/vault.yml", vault_password_file)
     assert content["vault_qem_password"] == FULL_PASSWORD
 
@@ -312,12 +312,12 @@ def test_broken_config_fails(broken_conversion):
 
 @pytest.mark.parametrize("message", BROKEN_CONFIG_ERRORS)
 def test_broken_config_names_key(broken_conversion, message):
-    completed, _ = broken_conversion
+    completed = broken_conversion[0]
     assert message in completed.stdout
 
 
 def test_broken_config_hides_password(broken_conversion):
-    completed, _ = broken_conversion
+    completed = broken_conversion[0]
     assert "Pass:word-1" not in completed.stdout
 
 

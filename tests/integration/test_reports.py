@@ -232,7 +232,7 @@ def test_run_log_without_secrets(qem_sim, report_run, tmp_path):
     log_dir = tmp_path / "logs"
 
     run = report_run(sim, "stop_tasks.yml", extravars={"qem_log_dir": str(log_dir)},
-                   env={"ANSIBLE_CALLBACKS_ENABLED": "qem.replicate.qem_log"})
+                     env={"ANSIBLE_CALLBACKS_ENABLED": "qem.replicate.qem_log"})
 
     assert run.rc == 0, _tail(run)
     logs = _run_log(log_dir)

@@ -83,7 +83,7 @@ class QemAuthError(QemError):
 
 
 class QemConnectionError(QemError):
-    """QEM could not be reached, or stopped answering, after the allowed retries."""
+    """QEM could not be reached, or stopped responding, after the allowed retries."""
 
 
 class QemTlsError(QemConnectionError):
@@ -91,11 +91,11 @@ class QemTlsError(QemConnectionError):
 
 
 class QemTimeoutError(QemConnectionError):
-    """QEM did not answer within request_timeout, after the allowed retries."""
+    """QEM did not respond within request_timeout, after the allowed retries."""
 
 
 class QemApiError(QemError):
-    """QEM answered with an error status, usually a business error as HTTP 500 with an error_code."""
+    """QEM returned an error status, usually a business error as HTTP 500 with an error_code."""
 
 
 def encode_path_segment(value):
@@ -249,7 +249,7 @@ class QemClient:
 
         session_id = response.headers.get(SESSION_HEADER)
         if not session_id:
-            raise QemAuthError("QEM answered the login without the %s header; the endpoint may not be Enterprise Manager." % SESSION_HEADER,
+            raise QemAuthError("QEM returned the login response without the %s header; the endpoint may not be Enterprise Manager." % SESSION_HEADER,
                                status=response.status_code, method="GET", path="/login")
         self._session_id = session_id
         self._login_count += 1

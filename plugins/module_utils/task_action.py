@@ -63,7 +63,7 @@ class ActionSettings:
 
 
 class _TaskProgress:
-    """What is known about one task during the action."""
+    """Progress of one task during the action."""
 
     def __init__(self, name, before):
         self.name = name
@@ -246,7 +246,7 @@ class TaskActionRunner:
                 return
             except QemApiError as error:
                 if error.error_code == "AEM_TASK_ALREADY_STOPPED" and target == STOPPED:
-                    # QEM answers a stop on a stopped task with HTTP 500; a re-read confirms it.
+                    # QEM returns HTTP 500 with this code for a stop on a stopped task; a re-read confirms it.
                     item.request_error = "already_stopped"
                     return
                 if error.error_code in NOT_CONNECTED_CODES:

@@ -213,21 +213,10 @@ pending:
   sample: []
 """
 
-from ansible_collections.qem.replicate.plugins.module_utils.client import QemError, QemInputError
+from ansible_collections.qem.replicate.plugins.module_utils.client import RUN_OPTIONS, QemError, QemInputError
 from ansible_collections.qem.replicate.plugins.module_utils.module_glue import QemModule, error_message
 from ansible_collections.qem.replicate.plugins.module_utils.task_action import ActionSettings, TaskActionRunner
 from ansible_collections.qem.replicate.plugins.module_utils.task_rules import normalize_state
-
-RUN_OPTIONS = [
-    "RESUME_PROCESSING",
-    "RELOAD_TARGET",
-    "RESUME_PROCESSING_FROM_TIMESTAMP",
-    "METADATA_ONLY_RECREATE_ALL_TABLES",
-    "METADATA_ONLY_CREATE_MISSING_TABLES",
-    "RECOVER_USING_LOCALLY_STORED_CHECKPOINT",
-    "RECOVER_USING_CHECKPOINT_STORED_ON_TARGET",
-    "RESUME_PROCESSING_FROM_POSITION",
-]
 
 
 def _failure_message(server, results):
@@ -247,7 +236,7 @@ def main():
             poll_interval=dict(type="float", default=5.0),
             settle_reads=dict(type="int", default=2),
             stop_timeout=dict(type="int", default=30),
-            run_option=dict(type="str", default="RESUME_PROCESSING", choices=RUN_OPTIONS),
+            run_option=dict(type="str", default="RESUME_PROCESSING", choices=list(RUN_OPTIONS)),
             cdc_position=dict(type="str"),
             resend=dict(type="int", default=0),
             not_connected_timeout=dict(type="float", default=0.0),

@@ -290,17 +290,17 @@ def _read_backup_filter(qem):
         qem.fail_json(msg=str(error))
 
 
-def _wanted_states(qem):
+def _state_filter(qem):
     states = qem.params["states"]
     if not states:
         return None
-    wanted = set()
+    requested = set()
     for state in states:
         normalized = normalize_state(state)
         if normalized not in KNOWN_STATES:
             qem.fail_json(msg="states contains '%s', which is not a task state. Use RUNNING, STOPPED, ERROR, RECOVERING or RECOVERY." % state)
-        wanted.add(normalized)
-    return wanted
+        requested.add(normalized)
+    return requested
 
 
 def _fetch_details(qem, client, records):
@@ -333,7 +333,7 @@ def main():
     params = qem.params
     if not 1 <= params["workers"] <= 100:
         qem.fail_json(msg="workers=%s is out of range; use 1 to 100." % params["workers"])
-    wanted_states = _wanted_states(qem)
+    state_filter = _state_filter(qem)
     backup, backup_files = _read_backup_filter(qem)
 
     client = qem.client(pool_size=params["workers"])
@@ -344,22 +344,22 @@ def main():
 
     missing = []
     case_matches = {}
-    kept = records
+    selected = records
     if params["names"] is not None:
         found, missing, case_matches = match_names(params["names"], records)
         found = set(found)
-        kept = [record for record in kept if record["name"] in found]
+        selected = [record for record in selected if record["name"] in found]
     if backup is not None:
         _found, backup_missing, backup_case = match_names(backup.running, records)
         running = set(backup.running)
-        kept = [record for record in kept if record["name"] in running]
+        selected = [record for record in selected if record["name"] in running]
         missing.extend(name for name in backup_missing if name not in missing)
         case_matches.update(backup_case)
-    if wanted_states is not None:
-        kept = [record for record in kept if normalize_state(record.get("state")) in wanted_states]
+    if state_filter is not None:
+        selected = [record for record in selected if normalize_state(record.get("state")) in state_filter]
     if params["tags"]:
-        wanted_tags = set(params["tags"])
-        kept = [record for record in kept if wanted_tags.intersection(record.get("assigned_tags") or [])]
+        tag_filter = set(params["tags"])
+        selected = [record for record in selected if tag_filter.intersection(record.get("assigned_tags") or [])]
 
     if missing and params["fail_on_missing"]:
         hints = ["'%s' (QEM spells it '%s')" % (name, case_matches[name]) if name in case_matches else "'%s'" % name for name in missing]
@@ -367,14 +367,14 @@ def main():
                       % (", ".join(hints), qem.server), missing=missing, case_matches=case_matches)
 
     details = {}
-    if params["details"] and kept:
+    if params["details"] and selected:
         try:
-            details = _fetch_details(qem, client, kept)
+            details = _fetch_details(qem, client, selected)
         except QemError as error:
             qem.fail_from_error(error)
 
     tasks = [classify_task(record, details.get(record["name"]) if params["details"] else None,
-                           log_stream_tasks=params["log_stream_tasks"], log_stream_tag=params["log_stream_tag"]) for record in kept]
+                           log_stream_tasks=params["log_stream_tasks"], log_stream_tag=params["log_stream_tag"]) for record in selected]
     result = dict(changed=False, server=qem.server, all_count=len(records), tasks=tasks, missing=missing, case_matches=case_matches)
     if backup is not None:
         result["backup"] = dict(backup.summary(), files=backup_files)

@@ -155,7 +155,33 @@ def _run_with_runner(work, playbook_path, inventory_path, variables, environment
         quiet=True,
         timeout=600,
     )
-    return result.rc, result.stdout.read()
+    output = result.stdout.read()
+    scrub_secrets(work / "runner", [environment.get("QEM_PASSWORD")])
+    return result.rc, output
+
+
+def scrub_secrets(directory, secrets):
+    """Mask secrets in every file under ``directory``.
+
+    ansible-runner writes its whole environment, QEM_PASSWORD included, to
+    artifacts/<ident>/command, and AWX-style runs keep it in env/envvars. The files stay in
+    pytest's temporary directory after the run, so the password is masked there.
+    """
+    secrets = [secret for secret in secrets if secret]
+    if not secrets:
+        return
+    for path in pathlib.Path(directory).rglob("*"):
+        if not path.is_file() or path.is_symlink():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        masked = text
+        for secret in secrets:
+            masked = masked.replace(secret, "MASKED-SECRET")
+        if masked != text:
+            path.write_text(masked, encoding="utf-8")
 
 
 def _run_with_ansible_playbook(work, playbook_path, inventory_path, variables, environment, check):

@@ -36,7 +36,7 @@ import pytest
 import yaml
 
 from qem_simulator import Simulator
-from role_support import COLLECTION_ROOT, FAST_VARS, PASSWORD, USER, collections_path
+from role_support import COLLECTION_ROOT, FAST_VARS, PASSWORD, USER, collections_path, scrub_secrets
 
 AWX_DIR = COLLECTION_ROOT / "docs" / "awx"
 CREDENTIAL_TYPE_DIR = AWX_DIR / "credential_type"
@@ -192,7 +192,9 @@ class AwxSite:
 
         runner = ansible_runner.run(private_data_dir=str(private_data_dir), playbook=template["playbook"],
                                     ident=f"job-{self.jobs}", quiet=True, timeout=600)
-        return AwxJob(runner, private_data_dir)
+        job = AwxJob(runner, private_data_dir)
+        scrub_secrets(private_data_dir, [envvars.get("QEM_PASSWORD")])
+        return job
 
     def backups(self, server):
         return sorted((self.volume / "backups" / server).glob("*.csv"))

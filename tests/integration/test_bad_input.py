@@ -169,8 +169,8 @@ def encoding_variants(tmp_path_factory):
     host_vars = {}
     for variant, (line_end, bom) in ENCODING_VARIANTS.items():
         server = f"rep-{variant}"
-        servers.append({"name": server, "tasks": [{"name": "T1", "state": "STOPPED", "cdc_only": True},
-                                                   {"name": "T2", "state": "STOPPED", "cdc_only": True}]})
+        tasks = [{"name": "T1", "state": "STOPPED", "cdc_only": True}, {"name": "T2", "state": "STOPPED", "cdc_only": True}]
+        servers.append({"name": server, "tasks": tasks})
         text = line_end.join([HEADER, _line("T1", "RUNNING", server=server), _line("T2", "STOPPED", server=server)]) + line_end
         path = tmp_path / f"{variant}.csv"
         path.write_bytes(("\ufeff" if bom else "").encode("utf-8") + text.encode("utf-8"))

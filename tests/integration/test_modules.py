@@ -11,16 +11,10 @@ import sys
 
 import yaml
 
+from role_support import collections_path
+
 USER = "CORP\\svc_qem"
 PASSWORD = "Module-Test-Pw1"
-
-
-def _collections_path():
-    configured = os.environ.get("ANSIBLE_COLLECTIONS_PATH")
-    if configured:
-        return configured
-    # <root>/ansible_collections/qem/replicate/tests/integration/this_file
-    return str(pathlib.Path(__file__).resolve().parents[5])
 
 
 def _scenario():
@@ -69,7 +63,7 @@ def _run_playbook(sim, tmp_path, tasks, check=False, extra_env=None):
 
     env = dict(os.environ)
     env.update({
-        "ANSIBLE_COLLECTIONS_PATH": _collections_path(),
+        "ANSIBLE_COLLECTIONS_PATH": collections_path(),
         "QEM_HOST": sim.host,
         "QEM_USERNAME": USER,
         "QEM_PASSWORD": PASSWORD,

@@ -13,6 +13,7 @@
 #   make units         pytest over tests/unit and tests/simulator
 #   make integration   pytest over tests/integration (the tests start the QEM simulator)
 #   make demo          run the demo against the simulator
+#   make bench         run the benchmark and write benchmarks/results.json and results.md
 #   make clean         remove .venv, .build and caches
 
 SHELL := /bin/bash
@@ -147,8 +148,9 @@ demo: venv layout
 	fi
 
 # The benchmark runs the stop and resume playbooks against the simulator for three scenarios and
-# writes benchmarks/results.json and benchmarks/results.md in this checkout (about 25 minutes on
-# 2 cores). It is not part of `make test`; benchmarks/README.md explains the method.
+# writes benchmarks/results.json and benchmarks/results.md in this checkout. It took 24 to 34
+# minutes on 2 cores shared with other test runs. It is not part of `make test`, and
+# benchmarks/README.md explains the method.
 bench: venv layout
 	cd "$(COLLECTION_DIR)" && $(TEST_ENV) "$(BIN)/python" benchmarks/run_bench.py --results-dir "$(CURDIR)/benchmarks"
 

@@ -197,6 +197,10 @@ def _run_with_ansible_playbook(work, playbook_path, inventory_path, variables, e
 
 
 def requests_of(sim, endpoint, server=None):
-    """Return the stop or run events of the simulator as (server, task) pairs, in time order."""
-    events = sim.events(endpoint=endpoint)
+    """Return the stop or run requests QEM accepted as (server, task) pairs, in time order.
+
+    A request rejected with 401 for an expired session never reached the task, so it is left out;
+    the client logs in again, re-reads the task and only then sends the request again.
+    """
+    events = [event for event in sim.events(endpoint=endpoint) if event.get("status") != 401]
     return [(event.get("server"), event.get("task")) for event in events if server is None or event.get("server") == server]

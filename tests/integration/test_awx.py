@@ -238,7 +238,7 @@ def artifact_key(action, server):
 
 
 def requests_of(sim, endpoint):
-    return sorted((event.get("server"), event.get("task")) for event in sim.events(endpoint=endpoint))
+    return sorted((event.get("server"), event.get("task")) for event in sim.events(endpoint=endpoint) if event.get("status") != 401)
 
 
 # --- The patch-window workflow: stop in two slices, approval, resume in two slices ---------------

@@ -339,7 +339,7 @@ class QemClient:
         """Send a stop or run request once; never resend it after a connection error.
 
         When QEM rejects the session, the client logs in again and re-reads the task: a task already
-        in a target state gets no second request, and the result says ``resent: false``.
+        in a target state gets no second request, and the result contains ``resent: false``.
         """
         path = self._task_path(server, task)
 
@@ -408,7 +408,7 @@ class QemClient:
             data = json.dumps(json_body).encode("utf-8")
             request_headers["Content-Type"] = "application/json"
         elif method == "POST":
-            # QEM (HTTP.sys) answers 411 to a bodyless POST without Content-Length.
+            # QEM (HTTP.sys) returns 411 for a bodyless POST without Content-Length.
             data = b""
             request_headers["Content-Length"] = "0"
         timeout = (self.request_timeout, read_timeout or self.request_timeout)
@@ -492,7 +492,7 @@ def _connection_error(error, method, path, base_url, attempts):
     server_url = base_url.split(API_ROOT)[0]
     if isinstance(error, requests.exceptions.Timeout):
         return QemTimeoutError(
-            "QEM at %s did not answer %s %s within request_timeout after %d attempt(s). Raise request_timeout or check the QEM service."
+            "QEM at %s did not respond to %s %s within request_timeout after %d attempt(s). Raise request_timeout or check the QEM service."
             % (server_url, method, path.split("?")[0], attempts), method=method, path=path)
     return QemConnectionError(
         "QEM at %s could not be reached for %s %s after %d attempt(s) (%s). Check host, port and that Enterprise Manager is running."

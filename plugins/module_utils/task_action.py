@@ -10,6 +10,7 @@ Waiting reads one task list per poll interval for all pending tasks of the serve
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -107,15 +108,22 @@ class TaskActionRunner:
     """Bring the named tasks of one server to ``stopped`` or ``running`` and confirm each one.
 
     ``clock`` and ``sleep`` are injectable for tests; ``warn`` receives short operator warnings.
+    ``on_progress(pending, open_requests)``, when given, receives the names of the tasks not
+    confirmed yet and the number of requests still waiting for QEM's reply. It is called after the
+    plan, after each reply and after each read of the task list, also from worker threads.
     """
 
-    def __init__(self, client, server, settings, warn=None, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, client, server, settings, warn=None, clock=time.monotonic, sleep=time.sleep, on_progress=None):
         self.client = client
         self.server = server
         self.settings = settings
         self._warn = warn or (lambda message: None)
         self._clock = clock
         self._sleep = sleep
+        self._on_progress = on_progress
+        self._progress = []
+        self._open_requests = 0
+        self._lock = threading.Lock()
 
     # Public entry point
 
@@ -145,6 +153,7 @@ class TaskActionRunner:
             raise QemInputError(_missing_message(self.server, missing, listing))
 
         progress = [_TaskProgress(name, listing[name]["state"]) for name in names]
+        self._progress = progress
         to_request = self._plan(progress, target, listing)
 
         if check_mode:
@@ -154,6 +163,8 @@ class TaskActionRunner:
                 item.finish("stopped" if target == STOPPED else "running", "Check mode: a %s request would be sent." % _verb(target), self._clock())
             return self._summary(progress)
 
+        self._open_requests = len(to_request)
+        self._report_progress()
         self._send_all(to_request, target)
         if self.settings.wait:
             self._wait(progress, target)
@@ -164,6 +175,15 @@ class TaskActionRunner:
         return self._summary(progress)
 
     # Steps
+
+    def _report_progress(self, replied=False):
+        if self._on_progress is None:
+            return
+        with self._lock:
+            if replied:
+                self._open_requests -= 1
+            pending = [item.name for item in self._progress if item.result is None]
+            self._on_progress(pending, self._open_requests)
 
     def _first_listing(self):
         """Read the task list once; keep retrying a disconnected server within not_connected_timeout."""
@@ -223,7 +243,13 @@ class TaskActionRunner:
             return
         workers = min(self.settings.workers, len(items))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(lambda item: self._send_one(item, target), items))
+            list(pool.map(lambda item: self._send_and_report(item, target), items))
+
+    def _send_and_report(self, item, target):
+        try:
+            self._send_one(item, target)
+        finally:
+            self._report_progress(replied=True)
 
     def _send_one(self, item, target):
         """Send one stop or run request; errors are kept and the next task-list read decides."""
@@ -303,6 +329,7 @@ class TaskActionRunner:
                 for item in pending:
                     self._observe(item, listing.get(item.name), target, now)
                 pending = [item for item in pending if item.result is None]
+                self._report_progress()
 
             if pending and now >= deadline:
                 for item in pending:

@@ -113,6 +113,23 @@ options:
       - Fail when any task failed, timed out, or is pending or unknown. With V(false), the results say so and the module succeeds.
     type: bool
     default: true
+  progress_interval:
+    description:
+      - Seconds between two progress lines while the module waits, each one counting and naming the tasks not confirmed yet.
+        V(0) prints none.
+      - The lines come from the collection's action plugin, which runs the module and reads O(progress_file) in between.
+        They need the V(local) connection, and are not printed in check mode or with C(async).
+    type: float
+    default: 0
+  progress_label:
+    description:
+      - The text that starts each progress line. The default is C(Server '<server>').
+    type: str
+  progress_file:
+    description:
+      - A file where the module writes, after each reply to a request and each read of the task list, the tasks not confirmed yet
+        as JSON. With O(progress_interval), the action plugin sets a temporary file and removes it afterwards.
+    type: path
 notes:
   - A stop answered with C(AEM_TASK_ALREADY_STOPPED) counts as C(already_stopped) once a read confirms it.
   - A resumed task that goes to C(ERROR), or falls back to C(STOPPED) after it ran, is reported as C(failed) with QEM's message.
@@ -133,12 +150,13 @@ EXAMPLES = r"""
     wait_timeout: 900
   register: stopped
 
-- name: Resume them, four requests at a time
+- name: Resume them, four requests at a time, with a progress line every 15 seconds
   qem.replicate.qem_task_action:
     server: rep-01
     tasks: [Orders, Customers]
     state: running
     workers: 4
+    progress_interval: 15
 
 - name: Resume from a timestamp (may replay changes)
   qem.replicate.qem_task_action:
@@ -213,6 +231,10 @@ pending:
   sample: []
 """
 
+import json
+import os
+import time
+
 from ansible_collections.qem.replicate.plugins.module_utils.client import RUN_OPTIONS, QemError, QemInputError
 from ansible_collections.qem.replicate.plugins.module_utils.module_glue import QemModule, error_message
 from ansible_collections.qem.replicate.plugins.module_utils.task_action import ActionSettings, TaskActionRunner
@@ -223,6 +245,26 @@ def _failure_message(server, results):
     lines = ["%s (%s: %s)" % (item["name"], item["result"], item["message"]) for item in results
              if item["result"] in ("failed", "timeout", "unknown", "pending")]
     return "Not every task on server '%s' reached the target state: %s" % (server, "; ".join(lines))
+
+
+def _progress_writer(path, total, target):
+    """Return a callback that replaces ``path`` with the progress as JSON, or None without a path."""
+    if not path:
+        return None
+    started = time.time()
+
+    def write(pending, open_requests):
+        data = {"target": target, "total": total, "pending": pending, "open_requests": open_requests,
+                "elapsed": round(time.time() - started, 1)}
+        partial = "%s.%d.part" % (path, os.getpid())
+        try:
+            with open(partial, "w") as handle:
+                json.dump(data, handle)
+            os.replace(partial, path)
+        except OSError:
+            # A progress file that cannot be written is skipped, so the stop or run goes on.
+            pass
+    return write
 
 
 def main():
@@ -241,6 +283,9 @@ def main():
             resend=dict(type="int", default=0),
             not_connected_timeout=dict(type="float", default=0.0),
             fail_on_error=dict(type="bool", default=True),
+            progress_interval=dict(type="float", default=0.0),
+            progress_label=dict(type="str"),
+            progress_file=dict(type="path"),
         ),
         required_if=[("run_option", "RESUME_PROCESSING_FROM_TIMESTAMP", ("cdc_position",))],
         supports_check_mode=True,
@@ -264,7 +309,8 @@ def main():
         qem.exit_json(changed=False, results=[], failed_tasks=[], pending=[])
 
     client = qem.client(pool_size=params["workers"] + 1)
-    runner = TaskActionRunner(client, qem.server, settings, warn=qem.warn)
+    on_progress = _progress_writer(params["progress_file"], len(names), params["state"])
+    runner = TaskActionRunner(client, qem.server, settings, warn=qem.warn, on_progress=on_progress)
     try:
         outcome = runner.run(names, params["state"], check_mode=qem.check_mode)
     except QemInputError as error:

@@ -266,3 +266,16 @@ def test_killed_resume_rerun_no_repeat(qem_sim, role_run, tmp_path):
     assert _all_csv_complete(tmp_path) == []
     assert [row["result"] for row in read_csv(again.run_reports()[-1]) if row["task"] in started] == ["already_running"] * len(started)
     assert report_mismatches(sim, again.rows()) == []
+
+
+def test_phase_error_fails_server_before_second_phase(qem_sim, role_run):
+    sim = qem_sim(load_scenario("log_stream"))
+    reads_before_phases = 2
+    sim.add_fault(endpoint="task_list", server="rep-01", error_code="AEM_INTERNAL_ERROR", times=-1, skip=reads_before_phases)
+
+    run = role_run(sim, "stop_tasks.yml")
+
+    assert run.rc != 0
+    assert "(step: Run the phase)" in run.output, _tail(run)
+    assert sim.counters().get("stop", 0) == 0
+    assert sim.task("rep-01", "LS")["state"] == "RUNNING"

@@ -130,3 +130,14 @@ def test_staging_alone_warns_about_readers(qem_sim, role_run):
     assert run.rc == 0, _tail(run)
     assert requests_of(sim, "stop") == [("rep-01", "LS")]
     assert "stopping the Log Stream staging task(s) LS while C1, C2, X stay running" in run.output
+
+
+def test_phase_prints_progress_lines(qem_sim, role_run):
+    sim = qem_sim(load_scenario("fault_slow_stops", time_scale=0.15))
+
+    run = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "A", "qem_progress_interval": 1})
+
+    assert run.rc == 0, _tail(run)
+    assert "Server 'rep-01', phase 1 (" in run.output
+    assert "of 4 tasks not stopped yet" in run.output
+    assert [run.row(task)["result"] for task in ("T1", "T2", "T3", "T4")] == ["stopped"] * 4

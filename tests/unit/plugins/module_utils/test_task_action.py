@@ -198,3 +198,19 @@ def test_one_list_read_per_poll(qem_sim):
     assert not outcome["failed_tasks"]
     assert sim.counters().get("task_details", 0) == 0
     assert len(_requests(sim, "stop")) == 20
+
+
+def test_progress_counts_down_to_no_pending_task(qem_sim):
+    sim = qem_sim(_scenario([{"name": "T1", "state": "RUNNING", "stop_duration": 1},
+                             {"name": "T2", "state": "RUNNING", "stop_duration": 20},
+                             {"name": "T3", "state": "STOPPED"}]))
+    calls = []
+    with QemClient(sim.host, USER, PASSWORD, ca_path=sim.ca_path) as client:
+        runner = TaskActionRunner(client, "rep-01", ActionSettings(poll_interval=0.05, wait_timeout=10, stop_timeout=1),
+                                  on_progress=lambda pending, open_requests: calls.append((sorted(pending), open_requests)))
+        runner.run(["T1", "T2", "T3"], "stopped")
+
+    assert calls[0] == (["T1", "T2"], 2)
+    assert sorted(call[1] for call in calls[1:3]) == [0, 1]
+    assert (["T2"], 0) in calls
+    assert calls[-1] == ([], 0)

@@ -3,9 +3,9 @@
 """Run qem_task_action and print progress lines while it waits.
 
 With progress_interval above 0 on the local connection, the module runs in a thread of this
-worker and writes its progress to a temporary file. This plugin reads the file once per
-progress_interval and prints one line. In check mode, with async or on another connection, the
-module runs as any other module does.
+worker and writes its progress to progress_file, or to a temporary file under Ansible's local
+temporary directory. This plugin reads the file once per progress_interval and prints one line.
+In check mode, with async or on another connection, the module runs as any other module does.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 
+from ansible import constants as C
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -36,6 +37,10 @@ def _float_or_zero(value):
         return 0.0
 
 
+def _count(number, noun):
+    return "%d %s%s" % (number, noun, "" if number == 1 else "s")
+
+
 def progress_line(label, data, elapsed):
     """Return the progress line for the JSON ``data`` the module wrote, or for no data yet."""
     if not data:
@@ -44,12 +49,18 @@ def progress_line(label, data, elapsed):
     listed_names = ", ".join(pending[:SHOWN_NAMES])
     if len(pending) > SHOWN_NAMES:
         listed_names += " and %d more" % (len(pending) - SHOWN_NAMES)
-    line = "%s: %d of %d tasks not %s yet" % (label, len(pending), data.get("total", 0), data.get("target", "confirmed"))
+    total = _count(data.get("total", 0), "task")
+    target = data.get("target", "in the target state")
+    line = "%s: %d of %s not confirmed %s yet" % (label, len(pending), total, target)
     if listed_names:
         line += " (%s)" % listed_names
-    open_requests = data.get("open_requests") or 0
-    if open_requests:
-        line += "; %d %s waiting for a reply" % (open_requests, "request" if open_requests == 1 else "requests")
+    requests = []
+    if data.get("in_flight"):
+        requests.append("%s waiting for a reply" % _count(data["in_flight"], "request"))
+    if data.get("unsent"):
+        requests.append("%s not sent yet" % _count(data["unsent"], "request"))
+    if requests:
+        line += "; " + ", ".join(requests)
     return "%s; %d s." % (line, round(elapsed))
 
 
@@ -82,9 +93,13 @@ class ActionModule(ActionBase):
     def _run_with_progress(self, task_vars, interval):
         args = dict(self._task.args)
         label = args.get("progress_label") or "Server '%s'" % args.get("server", "")
-        work_dir = tempfile.mkdtemp(prefix="qem-progress-")
-        path = os.path.join(work_dir, "progress.json")
-        args["progress_file"] = path
+        work_dir = None
+        if args.get("progress_file"):
+            path = os.path.expanduser(args["progress_file"])
+        else:
+            work_dir = tempfile.mkdtemp(prefix="qem-progress-", dir=C.DEFAULT_LOCAL_TMP)
+            path = os.path.join(work_dir, "progress.json")
+            args["progress_file"] = path
         outcome = {}
 
         def execute():
@@ -104,7 +119,8 @@ class ActionModule(ActionBase):
                     break
                 display.display(progress_line(label, self._read_progress(path), time.monotonic() - started))
         finally:
-            if not worker.is_alive():
+            # A module still running when the wait is interrupted finds the file gone and skips its writes.
+            if work_dir:
                 shutil.rmtree(work_dir, ignore_errors=True)
         if "error" in outcome:
             raise outcome["error"]

@@ -108,9 +108,10 @@ class TaskActionRunner:
     """Bring the named tasks of one server to ``stopped`` or ``running`` and confirm each one.
 
     ``clock`` and ``sleep`` are injectable for tests; ``warn`` receives short operator warnings.
-    ``on_progress(pending, open_requests)``, when given, receives the names of the tasks not
-    confirmed yet and the number of requests still waiting for QEM's reply. It is called after the
-    plan, after each reply and after each read of the task list, also from worker threads.
+    ``on_progress(pending, in_flight, unsent)``, when given, receives the names of the tasks not
+    confirmed yet, the number of requests waiting for QEM's reply and the number not sent yet.
+    It is called after the plan, when a request is sent, when its reply arrives and after each
+    read of the task list, also from worker threads.
     """
 
     def __init__(self, client, server, settings, warn=None, clock=time.monotonic, sleep=time.sleep, on_progress=None):
@@ -122,7 +123,8 @@ class TaskActionRunner:
         self._sleep = sleep
         self._on_progress = on_progress
         self._progress = []
-        self._open_requests = 0
+        self._in_flight = 0
+        self._unsent = 0
         self._lock = threading.Lock()
 
     # Public entry point
@@ -163,7 +165,7 @@ class TaskActionRunner:
                 item.finish("stopped" if target == STOPPED else "running", "Check mode: a %s request would be sent." % _verb(target), self._clock())
             return self._summary(progress)
 
-        self._open_requests = len(to_request)
+        self._unsent = len(to_request)
         self._report_progress()
         self._send_all(to_request, target)
         if self.settings.wait:
@@ -176,14 +178,14 @@ class TaskActionRunner:
 
     # Steps
 
-    def _report_progress(self, replied=False):
+    def _report_progress(self, sent=0, replied=0):
         if self._on_progress is None:
             return
         with self._lock:
-            if replied:
-                self._open_requests -= 1
+            self._unsent -= sent
+            self._in_flight += sent - replied
             pending = [item.name for item in self._progress if item.result is None]
-            self._on_progress(pending, self._open_requests)
+            self._on_progress(pending, self._in_flight, self._unsent)
 
     def _first_listing(self):
         """Read the task list once; keep retrying a disconnected server within not_connected_timeout."""
@@ -246,10 +248,11 @@ class TaskActionRunner:
             list(pool.map(lambda item: self._send_and_report(item, target), items))
 
     def _send_and_report(self, item, target):
+        self._report_progress(sent=1)
         try:
             self._send_one(item, target)
         finally:
-            self._report_progress(replied=True)
+            self._report_progress(replied=1)
 
     def _send_one(self, item, target):
         """Send one stop or run request; errors are kept and the next task-list read decides."""

@@ -115,20 +115,23 @@ options:
     default: true
   progress_interval:
     description:
-      - Seconds between two progress lines while the module waits, each one counting and naming the tasks not confirmed yet.
-        V(0) prints none.
+      - Seconds between two progress lines while the module works. Each line counts and names the tasks not confirmed
+        in the target state yet, and counts the requests waiting for a reply and those not sent yet. V(0) prints none.
       - The lines come from the collection's action plugin, which runs the module and reads O(progress_file) in between.
         They need the V(local) connection, and are not printed in check mode or with C(async).
     type: float
     default: 0
   progress_label:
     description:
-      - The text that starts each progress line. The default is C(Server '<server>').
+      - The text that starts each progress line, for example C(Server 'rep-01', phase 1).
+      - Without it, lines start with the word Server and the server name in quotes.
     type: str
   progress_file:
     description:
-      - A file where the module writes, after each reply to a request and each read of the task list, the tasks not confirmed yet
-        as JSON. With O(progress_interval), the action plugin sets a temporary file and removes it afterwards.
+      - A JSON file that the module replaces whenever a request is sent or answered and after each read of the task list.
+        It lists the tasks not confirmed yet and counts the requests waiting for a reply and those not sent yet.
+      - With O(progress_interval) and no O(progress_file), the action plugin uses a temporary file and removes it afterwards.
+        A file given here is kept.
     type: path
 notes:
   - A stop answered with C(AEM_TASK_ALREADY_STOPPED) counts as C(already_stopped) once a read confirms it.
@@ -253,8 +256,8 @@ def _progress_writer(path, total, target):
         return None
     started = time.time()
 
-    def write(pending, open_requests):
-        data = {"target": target, "total": total, "pending": pending, "open_requests": open_requests,
+    def write(pending, in_flight, unsent):
+        data = {"target": target, "total": total, "pending": pending, "in_flight": in_flight, "unsent": unsent,
                 "elapsed": round(time.time() - started, 1)}
         partial = "%s.%d.part" % (path, os.getpid())
         try:

@@ -160,6 +160,20 @@ def test_action_resume_then_idempotent(qem_sim, tmp_path):
     assert second["r0"]["results"][0]["result"] == "already_running"
 
 
+def test_action_progress_file_kept(qem_sim, tmp_path):
+    sim = qem_sim(_scenario())
+    progress = tmp_path / "progress.json"
+    task = {"qem.replicate.qem_task_action": {"tasks": ["Orders", "Old"], "state": "stopped", "poll_interval": 0.1,
+                                              "progress_interval": 0.2, "progress_file": str(progress)}}
+
+    outcome = _run_playbook(sim, tmp_path, [task])[0]
+
+    written = json.loads(progress.read_text())
+    assert outcome["r0"]["changed"] is True
+    assert written.pop("elapsed") >= 0
+    assert written == {"target": "stopped", "total": 2, "pending": [], "in_flight": 0, "unsent": 0}
+
+
 def test_action_password_colon_rejected(qem_sim, tmp_path):
     sim = qem_sim(_scenario())
     task = {"qem.replicate.qem_task_action": {"tasks": ["Orders"], "state": "stopped"}}

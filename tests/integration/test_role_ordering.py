@@ -139,5 +139,5 @@ def test_phase_prints_progress_lines(qem_sim, role_run):
 
     assert run.rc == 0, _tail(run)
     assert "Server 'rep-01', phase 1 (" in run.output
-    assert "of 4 tasks not stopped yet" in run.output
+    assert "of 4 tasks not confirmed stopped yet" in run.output
     assert [run.row(task)["result"] for task in ("T1", "T2", "T3", "T4")] == ["stopped"] * 4

@@ -9,18 +9,25 @@ def test_line_before_the_first_read():
     assert progress_line("Server 'rep-01'", None, 2.4) == "Server 'rep-01': reading the task states; 2 s."
 
 
-def test_line_counts_pending_and_open_requests():
-    data = {"target": "stopped", "total": 4, "pending": ["T1", "T3"], "open_requests": 1}
+def test_line_counts_pending_and_requests():
+    data = {"target": "stopped", "total": 4, "pending": ["T1", "T2", "T3"], "in_flight": 1, "unsent": 2}
 
     line = progress_line("Server 'rep-01', phase 1 (stop tasks)", data, 14.6)
 
-    assert line == "Server 'rep-01', phase 1 (stop tasks): 2 of 4 tasks not stopped yet (T1, T3); 1 request waiting for a reply; 15 s."
+    assert line == ("Server 'rep-01', phase 1 (stop tasks): 3 of 4 tasks not confirmed stopped yet (T1, T2, T3); "
+                    "1 request waiting for a reply, 2 requests not sent yet; 15 s.")
+
+
+def test_line_without_open_requests():
+    data = {"target": "running", "total": 1, "pending": ["LS"], "in_flight": 0, "unsent": 0}
+
+    assert progress_line("Server 'rep-01'", data, 3) == "Server 'rep-01': 1 of 1 task not confirmed running yet (LS); 3 s."
 
 
 def test_line_names_ten_tasks_and_counts_the_rest():
     names = ["T%03d" % number for number in range(1, 26)]
-    data = {"target": "running", "total": 50, "pending": names, "open_requests": 0}
+    data = {"target": "running", "total": 50, "pending": names, "in_flight": 0, "unsent": 0}
 
     line = progress_line("Server 'rep-02'", data, 30)
 
-    assert "25 of 50 tasks not running yet (T001, T002, T003, T004, T005, T006, T007, T008, T009, T010 and 15 more); 30 s." in line
+    assert "25 of 50 tasks not confirmed running yet (T001, T002, T003, T004, T005, T006, T007, T008, T009, T010 and 15 more); 30 s." in line

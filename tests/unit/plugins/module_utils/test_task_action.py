@@ -206,11 +206,10 @@ def test_progress_counts_down_to_no_pending_task(qem_sim):
                              {"name": "T3", "state": "STOPPED"}]))
     calls = []
     with QemClient(sim.host, USER, PASSWORD, ca_path=sim.ca_path) as client:
-        runner = TaskActionRunner(client, "rep-01", ActionSettings(poll_interval=0.05, wait_timeout=10, stop_timeout=1),
-                                  on_progress=lambda pending, open_requests: calls.append((sorted(pending), open_requests)))
+        runner = TaskActionRunner(client, "rep-01", ActionSettings(poll_interval=0.05, wait_timeout=10, stop_timeout=1, workers=1),
+                                  on_progress=lambda pending, in_flight, unsent: calls.append((sorted(pending), in_flight, unsent)))
         runner.run(["T1", "T2", "T3"], "stopped")
 
-    assert calls[0] == (["T1", "T2"], 2)
-    assert sorted(call[1] for call in calls[1:3]) == [0, 1]
-    assert (["T2"], 0) in calls
-    assert calls[-1] == ([], 0)
+    assert calls[:5] == [(["T1", "T2"], 0, 2), (["T1", "T2"], 1, 1), (["T1", "T2"], 0, 1), (["T1", "T2"], 1, 0), (["T1", "T2"], 0, 0)]
+    assert (["T2"], 0, 0) in calls
+    assert calls[-1] == ([], 0, 0)

@@ -54,13 +54,16 @@ def progress_line(label, data, elapsed):
     line = "%s: %d of %s not confirmed %s yet" % (label, len(pending), total, target)
     if listed_names:
         line += " (%s)" % listed_names
-    requests = []
-    if data.get("in_flight"):
-        requests.append("%s waiting for a reply" % _count(data["in_flight"], "request"))
-    if data.get("unsent"):
-        requests.append("%s not sent yet" % _count(data["unsent"], "request"))
+    in_flight = data.get("in_flight") or 0
+    unsent = data.get("unsent") or 0
+    # Every pending task got a request, so the rest have a reply and wait for a read to confirm them.
+    answered = max(len(pending) - in_flight - unsent, 0)
+    parts = [("%d answered" % answered) if answered else "",
+             ("%d waiting for a reply" % in_flight) if in_flight else "",
+             ("%d not sent yet" % unsent) if unsent else ""]
+    requests = ", ".join(part for part in parts if part)
     if requests:
-        line += "; " + ", ".join(requests)
+        line += "; requests: " + requests
     return "%s; %d s." % (line, round(elapsed))
 
 
@@ -96,6 +99,11 @@ class ActionModule(ActionBase):
         work_dir = None
         if args.get("progress_file"):
             path = os.path.expanduser(args["progress_file"])
+            # The file of an earlier run would otherwise show until the module writes its first progress.
+            try:
+                os.remove(path)
+            except OSError:
+                pass
         else:
             work_dir = tempfile.mkdtemp(prefix="qem-progress-", dir=C.DEFAULT_LOCAL_TMP)
             path = os.path.join(work_dir, "progress.json")

@@ -118,7 +118,9 @@ options:
       - Seconds between two progress lines while the module works. Each line counts and names the tasks not confirmed
         in the target state yet, and counts the requests waiting for a reply and those not sent yet. V(0) prints none.
       - The lines come from the collection's action plugin, which runs the module and reads O(progress_file) in between.
-        They need the V(local) connection, and are not printed in check mode or with C(async).
+        They need the V(local) connection, and are not printed in check mode, with O(wait=false) or with C(async).
+      - The module reads the task states back only once every request has its reply, so a task whose request was answered
+        stays in the list until that read confirms it.
     type: float
     default: 0
   progress_label:
@@ -128,8 +130,12 @@ options:
     type: str
   progress_file:
     description:
-      - A JSON file that the module replaces whenever a request is sent or answered and after each read of the task list.
-        It lists the tasks not confirmed yet and counts the requests waiting for a reply and those not sent yet.
+      - A JSON file that the module replaces whenever a request is sent or answered and after each read of the task list,
+        outside check mode. Its keys are C(target) (V(stopped) or V(running)), C(total) (the number of tasks), C(pending)
+        (the names not confirmed yet), C(in_flight) (requests waiting for a reply), C(unsent) (requests not sent yet) and
+        C(elapsed) (seconds since the module started). The last write has an empty C(pending) list once every task is confirmed.
+      - Its directory must exist. With O(progress_interval), the action plugin removes an earlier file of that name before
+        the module starts.
       - With O(progress_interval) and no O(progress_file), the action plugin uses a temporary file and removes it afterwards.
         A file given here is kept.
     type: path
@@ -305,6 +311,10 @@ def main():
             cdc_position=params["cdc_position"], resend=params["resend"], not_connected_timeout=params["not_connected_timeout"])
     except QemInputError as error:
         qem.fail_json(msg=error.message)
+    progress_dir = os.path.dirname(os.path.abspath(params["progress_file"])) if params["progress_file"] else None
+    if progress_dir and not os.path.isdir(progress_dir):
+        qem.fail_json(msg="progress_file '%s': the directory %s does not exist; create it or choose another path."
+                      % (params["progress_file"], progress_dir))
     if params["state"] == "running" and params["run_option"] == "RELOAD_TARGET":
         qem.warn("run_option=RELOAD_TARGET reloads every table of %s on server '%s' from the source." % (", ".join(names), qem.server))
 

@@ -163,6 +163,7 @@ def test_action_resume_then_idempotent(qem_sim, tmp_path):
 def test_action_progress_file_kept(qem_sim, tmp_path):
     sim = qem_sim(_scenario())
     progress = tmp_path / "progress.json"
+    progress.write_text('{"target": "running", "total": 9, "pending": ["from an earlier run"]}')
     task = {"qem.replicate.qem_task_action": {"tasks": ["Orders", "Old"], "state": "stopped", "poll_interval": 0.1,
                                               "progress_interval": 0.2, "progress_file": str(progress)}}
 
@@ -172,6 +173,18 @@ def test_action_progress_file_kept(qem_sim, tmp_path):
     assert outcome["r0"]["changed"] is True
     assert written.pop("elapsed") >= 0
     assert written == {"target": "stopped", "total": 2, "pending": [], "in_flight": 0, "unsent": 0}
+
+
+def test_action_progress_dir_missing_rejected(qem_sim, tmp_path):
+    sim = qem_sim(_scenario())
+    missing = tmp_path / "no-such-dir" / "progress.json"
+    task = {"qem.replicate.qem_task_action": {"tasks": ["Orders"], "state": "stopped", "progress_file": str(missing)}}
+
+    outcome = _run_playbook(sim, tmp_path, [task])[0]
+
+    assert outcome["r0"]["failed"] is True
+    assert "progress_file '%s': the directory %s does not exist" % (missing, missing.parent) in outcome["r0"]["msg"]
+    assert _stops_and_runs(sim) == []
 
 
 def test_action_password_colon_rejected(qem_sim, tmp_path):

@@ -15,13 +15,27 @@ def test_line_counts_pending_and_requests():
     line = progress_line("Server 'rep-01', phase 1 (stop tasks)", data, 14.6)
 
     assert line == ("Server 'rep-01', phase 1 (stop tasks): 3 of 4 tasks not confirmed stopped yet (T1, T2, T3); "
-                    "1 request waiting for a reply, 2 requests not sent yet; 15 s.")
+                    "requests: 1 waiting for a reply, 2 not sent yet; 15 s.")
 
 
-def test_line_without_open_requests():
+def test_line_counts_answered_requests():
+    data = {"target": "stopped", "total": 4, "pending": ["T1", "T2", "T3", "T4"], "in_flight": 1, "unsent": 0}
+
+    line = progress_line("Server 'rep-01'", data, 3)
+
+    assert line == "Server 'rep-01': 4 of 4 tasks not confirmed stopped yet (T1, T2, T3, T4); requests: 3 answered, 1 waiting for a reply; 3 s."
+
+
+def test_line_after_every_reply():
     data = {"target": "running", "total": 1, "pending": ["LS"], "in_flight": 0, "unsent": 0}
 
-    assert progress_line("Server 'rep-01'", data, 3) == "Server 'rep-01': 1 of 1 task not confirmed running yet (LS); 3 s."
+    assert progress_line("Server 'rep-01'", data, 3) == "Server 'rep-01': 1 of 1 task not confirmed running yet (LS); requests: 1 answered; 3 s."
+
+
+def test_line_when_every_task_is_confirmed():
+    data = {"target": "running", "total": 2, "pending": [], "in_flight": 0, "unsent": 0}
+
+    assert progress_line("Server 'rep-01'", data, 9) == "Server 'rep-01': 0 of 2 tasks not confirmed running yet; 9 s."
 
 
 def test_line_names_ten_tasks_and_counts_the_rest():
@@ -30,4 +44,5 @@ def test_line_names_ten_tasks_and_counts_the_rest():
 
     line = progress_line("Server 'rep-02'", data, 30)
 
-    assert "25 of 50 tasks not confirmed running yet (T001, T002, T003, T004, T005, T006, T007, T008, T009, T010 and 15 more); 30 s." in line
+    assert "25 of 50 tasks not confirmed running yet (T001, T002, T003, T004, T005, T006, T007, T008, T009, T010 and 15 more)" in line
+    assert line.endswith("; requests: 25 answered; 30 s.")

@@ -23,11 +23,14 @@ FATAL_RE = re.compile(r"^fatal: \[(?P<host>[^\]]+)\]: FAILED! => (?P<body>.*)$",
 
 
 def _environment(sim, tmp_path, env=None):
+    # A killed playbook leaves its module's unpacked files behind, so they go under tmp_path.
+    temporary = tmp_path / "tmp"
+    temporary.mkdir(exist_ok=True)
     environment = dict(os.environ)
     environment.update({
         "ANSIBLE_COLLECTIONS_PATH": collections_path(),
-        "ANSIBLE_ASYNC_DIR": str(tmp_path / "async"),
         "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+        "TMPDIR": str(temporary),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
         "ANSIBLE_FORKS": "10",

@@ -46,6 +46,11 @@ def collections_path():
     return str(COLLECTION_ROOT.parents[2])
 
 
+def output_tail(run, size=4000):
+    """Return the last ``size`` characters of a run's output, for assertion messages."""
+    return run.output[-size:]
+
+
 def load_scenario(name, **changes):
     """Load tests/integration/scenarios/NAME.yml with the test user, updated with `changes`."""
     with open(SCENARIO_DIR / f"{name}.yml", encoding="utf-8") as handle:

@@ -12,13 +12,9 @@ import threading
 import time
 
 from fault_support import report_mismatches, start_playbook, wait_for_event
-from role_support import load_scenario, read_csv, requests_of
+from role_support import load_scenario, output_tail, read_csv, requests_of
 
 from ansible_collections.qem.replicate.plugins.module_utils.backup import read_backup
-
-
-def _tail(run):
-    return run.output[-4000:]
 
 
 def _closed_port():
@@ -56,7 +52,7 @@ def test_read_resets_retried_then_confirmed(qem_sim, role_run):
 
     run = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "A"})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert [row["result"] for row in run.rows()] == ["stopped", "stopped", "stopped", "skipped"]
     assert report_mismatches(sim, run.rows()) == []
 
@@ -67,7 +63,7 @@ def test_slow_reads_retried_after_timeout(qem_sim, role_run):
 
     run = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "A", "qem_request_timeout": 1})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert len([event for event in sim.events(endpoint="task_list") if event.get("fault") == "delay"]) == 2
     assert report_mismatches(sim, run.rows()) == []
 
@@ -111,7 +107,7 @@ def test_stop_errors_reread_per_task(qem_sim, role_run):
 def test_run_errors_reread_per_task(qem_sim, role_run):
     sim = qem_sim(load_scenario("fault_window"))
     stop = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "A"})
-    assert stop.rc == 0, _tail(stop)
+    assert stop.rc == 0, output_tail(stop)
     sim.add_fault(endpoint="run", task="T1", error_code="AEM_STOP_TASK_INNER_ERR", apply=True)
     sim.add_fault(endpoint="run", task="T2", status=500)
 
@@ -138,7 +134,7 @@ def test_session_expiry_during_hold(qem_sim, role_run):
     finally:
         done.set()
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert sorted(requests_of(sim, "stop")) == [("rep-01", "T1"), ("rep-01", "T2")]
     assert sim.violations() == []
     assert any(event.get("error_code") == "INVALID_SESSION_ID" for event in sim.events())
@@ -148,7 +144,7 @@ def test_session_expiry_during_hold(qem_sim, role_run):
 def test_not_connected_past_window_pending(qem_sim, role_run):
     sim = qem_sim(load_scenario("fault_window"))
     stop = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "A"})
-    assert stop.rc == 0, _tail(stop)
+    assert stop.rc == 0, output_tail(stop)
     sim.add_fault(endpoint="run", task="T2", error_code="AEM_SERVER_NOT_CONNECTED", times=-1)
 
     run = role_run(sim, "resume_tasks.yml", extravars={"qem_not_connected_timeout": 1})
@@ -164,12 +160,12 @@ def test_not_connected_past_window_pending(qem_sim, role_run):
 def test_not_connected_within_window_resumed(qem_sim, role_run):
     sim = qem_sim(load_scenario("fault_window"))
     stop = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "A"})
-    assert stop.rc == 0, _tail(stop)
+    assert stop.rc == 0, output_tail(stop)
     sim.add_fault(endpoint="run", task="T2", error_code="AEM_SERVER_NOT_CONNECTED", times=3)
 
     run = role_run(sim, "resume_tasks.yml", extravars={"qem_not_connected_timeout": 20})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert run.row("T2")["result"] == "running"
     assert report_mismatches(sim, run.rows()) == []
 
@@ -196,7 +192,7 @@ def test_stale_states_confirmed_once(qem_sim, role_run):
 
     run = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "A"})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert len(requests_of(sim, "stop")) == 3
     assert report_mismatches(sim, run.rows()) == []
 
@@ -232,7 +228,7 @@ def test_killed_stop_rerun_resumes_all(qem_sim, role_run, tmp_path):
     stops_before = requests_of(sim, "stop")
 
     again = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "A"})
-    assert again.rc == 0, _tail(again)
+    assert again.rc == 0, output_tail(again)
     stopped_twice = [task for task in names if requests_of(sim, "stop").count(("rep-01", task)) > 1]
 
     resume = role_run(sim, "resume_tasks.yml")
@@ -240,7 +236,7 @@ def test_killed_stop_rerun_resumes_all(qem_sim, role_run, tmp_path):
     assert stops_before
     assert stopped_twice == []
     assert _all_csv_complete(tmp_path) == []
-    assert resume.rc == 0, _tail(resume)
+    assert resume.rc == 0, output_tail(resume)
     assert sorted(task for _server, task in requests_of(sim, "run")) == names
     assert sim.task("rep-01", "T5")["state"] == "STOPPED"
     assert report_mismatches(sim, resume.rows()) == []
@@ -250,7 +246,7 @@ def test_killed_resume_rerun_no_repeat(qem_sim, role_run, tmp_path):
     sim = qem_sim(load_scenario("fault_slow_stops"))
     names = ["T1", "T2", "T3", "T4"]
     stop = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "A"})
-    assert stop.rc == 0, _tail(stop)
+    assert stop.rc == 0, output_tail(stop)
 
     first = start_playbook(sim, tmp_path, "killed-resume", "resume_tasks.yml", extravars={"qem_workers": 1})
     assert _interrupt(first, sim, "run", "T1") is not None, first.output_path.read_text(encoding="utf-8")[-3000:]
@@ -260,7 +256,7 @@ def test_killed_resume_rerun_no_repeat(qem_sim, role_run, tmp_path):
     again = role_run(sim, "resume_tasks.yml")
 
     assert started
-    assert again.rc == 0, _tail(again)
+    assert again.rc == 0, output_tail(again)
     assert [task for task in names if requests_of(sim, "run").count(("rep-01", task)) > 1] == []
     assert [sim.task("rep-01", task)["state"] for task in names] == ["RUNNING"] * 4
     assert _all_csv_complete(tmp_path) == []
@@ -276,6 +272,6 @@ def test_phase_error_fails_server_before_second_phase(qem_sim, role_run):
     run = role_run(sim, "stop_tasks.yml")
 
     assert run.rc != 0
-    assert "(step: Run the phase)" in run.output, _tail(run)
+    assert "(step: Run the phase)" in run.output, output_tail(run)
     assert sim.counters().get("stop", 0) == 0
     assert sim.task("rep-01", "LS")["state"] == "RUNNING"

@@ -18,13 +18,9 @@ import sys
 
 import pytest
 
-from role_support import PASSWORD, load_scenario, read_csv
+from role_support import PASSWORD, load_scenario, output_tail, read_csv
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
-
-
-def _tail(run):
-    return run.output[-4000:]
 
 
 @pytest.fixture
@@ -144,9 +140,9 @@ def test_stop_run_reports(qem_sim, report_run):
 
     run = report_run(sim, "stop_tasks.yml")
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     summaries = _summaries(run)
-    assert len(summaries) == 1, _tail(run)
+    assert len(summaries) == 1, output_tail(run)
     parser, results = _parse_summary(summaries[0])
     assert results == {
         ("rep-01", "R&D 'EU'"): ("stopped", "result-good"),
@@ -183,8 +179,8 @@ def test_email_of_successful_run(qem_sim, report_run, smtp_inbox):
 
     run = report_run(sim, "stop_tasks.yml", extravars=_email_vars(port))
 
-    assert run.rc == 0, _tail(run)
-    assert len(inbox.messages) == 1, _tail(run)
+    assert run.rc == 0, output_tail(run)
+    assert len(inbox.messages) == 1, output_tail(run)
     message = inbox.messages[0]
     assert message["To"] == "ops@example.invalid"
     assert message["Subject"].startswith("[qem.replicate] stop run ")
@@ -207,7 +203,7 @@ def test_email_of_failed_run(qem_sim, report_run, smtp_inbox):
     run = report_run(sim, "resume_tasks.yml", extravars=dict(_email_vars(port), qem_mode="A"))
 
     assert run.rc != 0
-    assert len(inbox.messages) == 1, _tail(run)
+    assert len(inbox.messages) == 1, output_tail(run)
     message = inbox.messages[0]
     assert message["Subject"].endswith(": FAILED")
     assert "Target table ORDERS is missing" in message.get_body(preferencelist=("plain",)).get_content()
@@ -219,7 +215,7 @@ def test_email_failure_only_warns(qem_sim, report_run):
 
     run = report_run(sim, "stop_tasks.yml", extravars=_email_vars(_free_port()))
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert "was not sent" in run.output
 
 
@@ -234,9 +230,9 @@ def test_run_log_without_secrets(qem_sim, report_run, tmp_path):
     run = report_run(sim, "stop_tasks.yml", extravars={"qem_log_dir": str(log_dir)},
                      env={"ANSIBLE_CALLBACKS_ENABLED": "qem.replicate.qem_log"})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     logs = _run_log(log_dir)
-    assert len(logs) == 1, _tail(run)
+    assert len(logs) == 1, output_tail(run)
     text = logs[0].read_text(encoding="utf-8")
     assert "Back up the task states of this server]" in text
     assert "safe to patch: yes" in text
@@ -297,7 +293,7 @@ def test_retention_removes_only_old(qem_sim, report_run, tmp_path):
 
     run = report_run(sim, "stop_tasks.yml", extravars={"qem_retention_days": 30, "qem_log_dir": str(tmp_path / "logs")})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     for relative in files["old"]:
         assert not (tmp_path / relative).exists(), relative
     for relative in files["new"]:
@@ -315,7 +311,7 @@ def test_check_mode_changes_nothing(qem_sim, report_run, tmp_path, smtp_inbox):
 
     run = report_run(sim, "stop_tasks.yml", extravars=extravars, check=True)
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert inbox.messages == []
     assert "no e-mail is sent" in run.output
     assert "HTML summary would be written to" in run.output

@@ -5,11 +5,7 @@
 import pytest
 from qem_simulator import Simulator
 
-from role_support import load_scenario, make_role_runner, requests_of
-
-
-def _tail(run):
-    return run.output[-4000:]
+from role_support import load_scenario, make_role_runner, output_tail, requests_of
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +26,7 @@ def log_stream_window(tmp_path_factory):
 
 
 def test_staging_stopped_after_readers(log_stream_window):
-    assert log_stream_window["stop"].rc == 0, _tail(log_stream_window["stop"])
+    assert log_stream_window["stop"].rc == 0, output_tail(log_stream_window["stop"])
     stops = log_stream_window["stops"]
     assert sorted(stops) == [("rep-01", name) for name in ("C1", "C2", "LS", "X")]
     assert stops[-1] == ("rep-01", "LS")
@@ -38,7 +34,7 @@ def test_staging_stopped_after_readers(log_stream_window):
 
 
 def test_staging_resumed_before_readers(log_stream_window):
-    assert log_stream_window["resume"].rc == 0, _tail(log_stream_window["resume"])
+    assert log_stream_window["resume"].rc == 0, output_tail(log_stream_window["resume"])
     runs = log_stream_window["runs"]
     assert runs[0] == ("rep-01", "LS")
     assert sorted(runs) == [("rep-01", name) for name in ("C1", "C2", "LS", "X")]
@@ -62,7 +58,7 @@ def test_full_load_task_held(qem_sim, role_run):
 
     run = role_run(sim, "stop_tasks.yml", extravars={"qem_full_load_wait_timeout": 2})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert sorted(requests_of(sim, "stop")) == [("rep-01", "C1"), ("rep-01", "T1"), ("rep-01", "T3")]
     assert "Full load in progress, not stopped" in run.row("T2")["message"]
     assert run.row("LS")["result"] == "blocked"
@@ -75,7 +71,7 @@ def test_full_load_hold_shows_progress(qem_sim, role_run):
 
     run = role_run(sim, "stop_tasks.yml", extravars={"qem_full_load_wait_timeout": 3, "qem_progress_interval": 1})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert "Full-load hold on server 'rep-01': 1 of 1 tasks still pending (T2)" in run.output
 
 
@@ -84,7 +80,7 @@ def test_full_load_ending_then_stopped(qem_sim, role_run):
 
     run = role_run(sim, "stop_tasks.yml", extravars={"qem_full_load_wait_timeout": 30})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert sorted(requests_of(sim, "stop")) == [("rep-01", "T1"), ("rep-01", "T2")]
     assert sim.violations("stop_during_full_load") == []
     assert run.row("T2")["final_state"] == "STOPPED"
@@ -105,7 +101,7 @@ def test_full_load_policy_force(qem_sim, role_run):
 
     run = role_run(sim, "stop_tasks.yml", extravars={"qem_full_load_policy": "force"})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert ("rep-01", "T2") in requests_of(sim, "stop")
     assert "[WARNING]: Server 'rep-01': stopping task(s) T2 during their full load" in run.output
 
@@ -115,7 +111,7 @@ def test_latency_gate_holds_lagging_task(qem_sim, role_run):
 
     run = role_run(sim, "stop_tasks.yml", extravars={"qem_max_latency_seconds": 30, "qem_latency_wait_timeout": 6})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert sorted(requests_of(sim, "stop")) == [("rep-01", "T1"), ("rep-01", "T3")]
     assert run.row("T2")["result"] == "held"
     assert "CDC latency still above 30 s" in run.row("T2")["message"]
@@ -127,7 +123,7 @@ def test_staging_alone_warns_about_readers(qem_sim, role_run):
 
     run = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "S"}, host_vars={"rep-01": {"qem_selected_tasks": ["LS"]}})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert requests_of(sim, "stop") == [("rep-01", "LS")]
     assert "stopping the Log Stream staging task(s) LS while C1, C2, X stay running" in run.output
 
@@ -137,7 +133,7 @@ def test_phase_prints_progress_lines(qem_sim, role_run):
 
     run = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "A", "qem_progress_interval": 1})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert "Server 'rep-01', phase 1 (" in run.output
     assert "of 4 tasks not confirmed stopped yet" in run.output
     assert [run.row(task)["result"] for task in ("T1", "T2", "T3", "T4")] == ["stopped"] * 4

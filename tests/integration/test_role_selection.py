@@ -5,11 +5,7 @@
 import pytest
 from qem_simulator import Simulator
 
-from role_support import load_scenario, make_role_runner, read_csv, requests_of
-
-
-def _tail(run):
-    return run.output[-4000:]
+from role_support import load_scenario, make_role_runner, output_tail, read_csv, requests_of
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +23,8 @@ def window(tmp_path_factory):
 
 
 def test_window_runs_succeed(window):
-    assert window["stop"].rc == 0, _tail(window["stop"])
-    assert window["resume"].rc == 0, _tail(window["resume"])
+    assert window["stop"].rc == 0, output_tail(window["stop"])
+    assert window["resume"].rc == 0, output_tail(window["resume"])
 
 
 def test_resume_only_previously_running(window):
@@ -60,7 +56,7 @@ def test_error_task_gets_no_stop(qem_sim, role_run):
 
     stop = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "S", "qem_selected_tasks": ["T1", "T3"]})
 
-    assert stop.rc == 0, _tail(stop)
+    assert stop.rc == 0, output_tail(stop)
     assert requests_of(sim, "stop") == [("rep-01", "T1")]
     assert stop.row("T3")["result"] == "skipped"
 
@@ -70,7 +66,7 @@ def test_generic_playbook_takes_action(qem_sim, role_run):
 
     stop = role_run(sim, "qem_tasks.yml", extravars={"qem_action": "Stop", "qem_mode": "a"})
 
-    assert stop.rc == 0, _tail(stop)
+    assert stop.rc == 0, output_tail(stop)
     assert len(requests_of(sim, "stop")) == 2
     assert stop.backups("rep-01")[0].name.endswith("_before-stop.csv")
 
@@ -80,7 +76,7 @@ def test_stop_check_mode_sends_nothing(qem_sim, role_run):
 
     run = role_run(sim, "stop_tasks.yml", check=True)
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert sim.counters()["stop"] == 0
     assert sim.counters()["run"] == 0
     assert run.backups() == []
@@ -93,7 +89,7 @@ def test_resume_check_mode_sends_nothing(qem_sim, role_run):
 
     run = role_run(sim, "resume_tasks.yml", extravars={"qem_mode": "A"}, check=True)
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert sim.counters()["run"] == 0
     assert sim.counters()["stop"] == 0
     assert run.backups() == []

@@ -5,11 +5,7 @@
 import datetime
 
 from ansible_collections.qem.replicate.plugins.module_utils.backup import write_backup
-from role_support import load_scenario, requests_of
-
-
-def _tail(run):
-    return run.output[-4000:]
+from role_support import load_scenario, output_tail, requests_of
 
 
 def test_stale_state_single_request(qem_sim, role_run):
@@ -17,7 +13,7 @@ def test_stale_state_single_request(qem_sim, role_run):
 
     run = role_run(sim, "stop_tasks.yml")
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert sorted(requests_of(sim, "stop")) == [("rep-01", "T1"), ("rep-01", "T2")]
     assert run.row("T1")["result"] == "stopped"
     assert run.row("T1")["final_state"] == "STOPPED"
@@ -41,7 +37,7 @@ def test_unsafe_when_tasks_active(qem_sim, role_run):
 
     run = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "S"}, host_vars={"rep-01": {"qem_selected_tasks": ["X"]}})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert requests_of(sim, "stop") == [("rep-01", "X")]
     assert "safe to patch: no. Still active: LS, C1, C2." in run.output
 
@@ -76,7 +72,7 @@ def test_not_connected_server_waited_for(qem_sim, role_run):
 
     run = role_run(sim, "resume_tasks.yml", extravars={"qem_mode": "A", "qem_not_connected_timeout": 10})
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert requests_of(sim, "run") == [("rep-01", "T1")]
     assert "AEM_SERVER_NOT_CONNECTED" in " ".join(event.get("error_code") or "" for event in sim.events(endpoint="task_list"))
 

@@ -9,15 +9,11 @@ import stat
 import pytest
 
 from fault_support import run_runner_with_vault
-from role_support import PASSWORD, USER, load_scenario, read_csv, requests_of
+from role_support import PASSWORD, USER, load_scenario, output_tail, read_csv, requests_of
 
 from ansible_collections.qem.replicate.plugins.module_utils.backup import read_backup
 
 FORMULA_NAMES = ["=cmd", "+A", "-B", "@C"]
-
-
-def _tail(run):
-    return run.output[-4000:]
 
 
 def _secrets(sim):
@@ -59,7 +55,7 @@ def verbose_window(tmp_path_factory):
 
 
 def test_verbose_runs_succeed(verbose_window):
-    assert [run.rc for run in verbose_window["runs"]] == [0, 0, 0, 0], _tail(verbose_window["runs"][-1])
+    assert [run.rc for run in verbose_window["runs"]] == [0, 0, 0, 0], output_tail(verbose_window["runs"][-1])
 
 
 def test_verbose_runs_are_verbose(verbose_window):
@@ -101,7 +97,7 @@ def test_ca_path_run_succeeds(qem_sim, role_run):
     run = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "A", "qem_ca_path": sim.ca_path}, env={"QEM_CA_PATH": ""},
                    engine="ansible-playbook")
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
 
 
 def test_unverified_tls_works_and_warns(qem_sim, role_run):
@@ -110,7 +106,7 @@ def test_unverified_tls_works_and_warns(qem_sim, role_run):
     run = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "A"}, env={"QEM_CA_PATH": "", "QEM_VALIDATE_CERTS": "false"},
                    engine="ansible-playbook")
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert "TLS certificate verification is off" in run.output
 
 
@@ -120,7 +116,7 @@ def test_plain_http_host_warns(qem_sim, role_run):
     run = role_run(sim, "stop_tasks.yml", extravars={"qem_mode": "A"}, env={"QEM_HOST": f"http://{sim.host}", "QEM_CA_PATH": ""},
                    engine="ansible-playbook")
 
-    assert run.rc == 0, _tail(run)
+    assert run.rc == 0, output_tail(run)
     assert "uses plain http" in run.output
 
 
@@ -138,7 +134,7 @@ def formula_window(tmp_path_factory):
 
 
 def test_formula_window_succeeds(formula_window):
-    assert [formula_window["stop"].rc, formula_window["resume"].rc] == [0, 0], _tail(formula_window["resume"])
+    assert [formula_window["stop"].rc, formula_window["resume"].rc] == [0, 0], output_tail(formula_window["resume"])
 
 
 def test_report_cells_neutralised(formula_window):

@@ -25,7 +25,7 @@ from ansible.utils.vars import merge_hash
 
 display = Display()
 
-# Names shown in one progress line; the rest are counted.
+# Task names listed in one progress line. The rest are only counted.
 SHOWN_NAMES = 10
 
 
@@ -98,7 +98,8 @@ class ActionModule(ActionBase):
         label = args.get("progress_label") or "Server '%s'" % args.get("server", "")
         work_dir = None
         if args.get("progress_file"):
-            path = os.path.expanduser(args["progress_file"])
+            # Expanded as the module's type=path option is, so that both name the same file.
+            path = os.path.expanduser(os.path.expandvars(args["progress_file"]))
             # The file of an earlier run would otherwise show until the module writes its first progress.
             try:
                 os.remove(path)

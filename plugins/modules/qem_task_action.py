@@ -116,7 +116,8 @@ options:
   progress_interval:
     description:
       - Seconds between two progress lines while the module works. Each line counts and names the tasks not confirmed
-        in the target state yet, and counts the requests waiting for a reply and those not sent yet. V(0) prints none.
+        in the target state yet, and counts their requests that have a reply, that wait for one and that are not sent yet.
+        V(0) prints none.
       - The lines come from the collection's action plugin, which runs the module and reads O(progress_file) in between.
         They need the V(local) connection, and are not printed in check mode, with O(wait=false) or with C(async).
       - The module reads the task states back only once every request has its reply, so a task whose request was answered
